@@ -231,7 +231,7 @@ def service_problem(node, service, state):
     """The problem with a systemd unit in the given `systemctl is-active` state, or None."""
     if state == 'active':
         return None
-    return '%s is not running on %s (systemd: %s)' % (service, node, state or 'unknown')
+    return '%s is not running on %s (systemd state %s)' % (service, node, state or 'unknown')
 
 
 # --- mailbox replication ----------------------------------------------------------------------

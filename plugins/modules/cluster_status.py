@@ -17,7 +17,7 @@ description:
     the state of each mail, web and DNS service, the SOA serial of each DNS zone it serves, how
     far behind its mailbox replication is, and when the service certificate expires.
   - Every finding that needs an operator is listed in RV(problems) in plain words, naming the
-    node and the service, for example C(dovecot is not running on node2 (systemd: inactive)).
+    node and the service, for example C(dovecot is not running on node2 (systemd state inactive)).
   - The module only reads; it never changes the node, so check mode gives the same report.
   - It does not fail when it finds problems unless O(fail_on_problems=true); judging the whole
     cluster (exactly one virtual IP holder, equal zone serials) is left to the play that runs it
@@ -145,7 +145,9 @@ problems:
   returned: always
   type: list
   elements: str
-  sample: ["dovecot is not running on node2 (systemd: inactive)", "nothing accepts connections on port 993 (IMAPS) of node2"]
+  sample:
+    - "dovecot is not running on node2 (systemd state inactive)"
+    - "nothing accepts connections on port 993 (IMAPS) of node2"
 notices:
   description: What needs attention soon but does not make the node unhealthy (a certificate near its end).
   returned: always
@@ -255,6 +257,26 @@ from ansible_collections.hamail.webmail.plugins.module_utils.cluster_health impo
 )
 
 
+# The module's options; DOCUMENTATION above describes each (a unit test keeps the two in step).
+ARGUMENT_SPEC = dict(
+    virtual_ip=dict(type='str', required=True),
+    node_name=dict(type='str'),
+    services=dict(type='list', elements='str',
+                  default=['postfix', 'dovecot', 'named', 'apache2', 'keepalived']),
+    ports=dict(type='list', elements='int', default=[25, 587, 143, 993, 443, 53]),
+    zones=dict(type='list', elements='str', default=[]),
+    dns_server=dict(type='str', default='127.0.0.1'),
+    vrrp_state_path=dict(type='path', default='/var/lib/hamail/vrrp_state'),
+    replication_status_path=dict(type='path', default='/var/lib/hamail/replication/status.json'),
+    replication_max_age=dict(type='int', default=600),
+    replication_max_pending=dict(type='int', default=0),
+    certificate_path=dict(type='path', default='/etc/ssl/certs/hamail-webmail.pem'),
+    certificate_warn_days=dict(type='int', default=21),
+    timeout=dict(type='float', default=3.0),
+    fail_on_problems=dict(type='bool', default=False),
+)
+
+
 def read_text(path):
     with open(path, 'r') as handle:
         return handle.read()
@@ -359,23 +381,7 @@ def check_certificate(module, node, now):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            virtual_ip=dict(type='str', required=True),
-            node_name=dict(type='str'),
-            services=dict(type='list', elements='str',
-                          default=['postfix', 'dovecot', 'named', 'apache2', 'keepalived']),
-            ports=dict(type='list', elements='int', default=[25, 587, 143, 993, 443, 53]),
-            zones=dict(type='list', elements='str', default=[]),
-            dns_server=dict(type='str', default='127.0.0.1'),
-            vrrp_state_path=dict(type='path', default='/var/lib/hamail/vrrp_state'),
-            replication_status_path=dict(type='path', default='/var/lib/hamail/replication/status.json'),
-            replication_max_age=dict(type='int', default=600),
-            replication_max_pending=dict(type='int', default=0),
-            certificate_path=dict(type='path', default='/etc/ssl/certs/hamail-webmail.pem'),
-            certificate_warn_days=dict(type='int', default=21),
-            timeout=dict(type='float', default=3.0),
-            fail_on_problems=dict(type='bool', default=False),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
 

@@ -181,7 +181,7 @@ def test_an_active_service_is_no_problem():
 
 def test_a_stopped_service_names_the_service_and_the_node():
     assert health.service_problem('node2', 'dovecot', 'inactive') == \
-        'dovecot is not running on node2 (systemd: inactive)'
+        'dovecot is not running on node2 (systemd state inactive)'
 
 
 def test_ports_are_labelled_with_their_protocol():

@@ -134,7 +134,7 @@ def test_a_stopped_dovecot_names_the_node_and_dovecot(node):
     node.ip_output = IP_WITHOUT_VIP
     result = run(node, node_name='node2').result
     assert result['healthy'] is False
-    assert 'dovecot is not running on node2 (systemd: inactive)' in result['problems']
+    assert 'dovecot is not running on node2 (systemd state inactive)' in result['problems']
     assert 'nothing accepts connections on port 993 (IMAPS) of node2' in result['problems']
     assert any(problem.startswith('node2 is in VRRP state FAULT') for problem in result['problems'])
 
@@ -157,7 +157,8 @@ def test_a_missing_vrrp_state_file_is_reported(node):
 def test_a_zone_the_server_refuses_is_reported(node):
     result = run(node, zones=['example.test', 'other.test']).result
     assert result['zones']['other.test'] == {'serial': None, 'error': 'server answered REFUSED'}
-    assert result['problems'] == ['the DNS server on node1 gives no serial for zone other.test: server answered REFUSED']
+    assert result['problems'] == [
+        'the DNS server on node1 gives no serial for zone other.test: server answered REFUSED']
 
 
 def test_stale_replication_is_reported_with_its_error(node):
@@ -194,7 +195,7 @@ def test_fail_on_problems_fails_with_every_problem(node):
     node.units['postfix'] = 'failed'
     outcome = run(node, fail_on_problems=True)
     assert outcome.failed
-    assert outcome.result['msg'] == 'postfix is not running on node1 (systemd: failed)'
+    assert outcome.result['msg'] == 'postfix is not running on node1 (systemd state failed)'
 
 
 def test_the_virtual_ip_is_required(node):
