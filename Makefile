@@ -15,7 +15,7 @@ export HAMAIL_SUITE ?= trixie
 BUILD_DIR := build
 COLLECTION_TARBALL = $(BUILD_DIR)/hamail-webmail-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz
 
-.PHONY: help venv images lint unit build molecule test lab lab-down clean bench-failover
+.PHONY: help venv images lint unit sanity build browser-deps molecule test lab lab-down clean bench-failover
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -38,6 +38,9 @@ lint: venv  ## yamllint, then ansible-lint with the production profile
 unit: venv  ## Unit tests of plugins and helpers (pytest)
 	@bash tests/run-pytest.sh tests/unit
 
+sanity: venv  ## ansible-test sanity on the plugins
+	@bash tests/run-sanity.sh
+
 build: venv  ## Build the collection, install it in a scratch path, syntax-check hamail.webmail.site from it
 	rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR)
 	ansible-galaxy collection build --force --output-path $(BUILD_DIR) .
@@ -45,17 +48,24 @@ build: venv  ## Build the collection, install it in a scratch path, syntax-check
 	cd $(BUILD_DIR) && ANSIBLE_CONFIG=$(CURDIR)/tests/build-empty.cfg ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD_DIR)/collections \
 		ansible-playbook -i $(CURDIR)/inventories/lab hamail.webmail.site --syntax-check
 
-molecule: venv images  ## The cluster scenario on every release in SUITES (Debian 13 and 12)
+browser-deps:  ## Debian's Chromium for the webmail browser test (Playwright drives it; nothing is downloaded)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+molecule: venv images browser-deps  ## The cluster scenario on every release in SUITES (Debian 13 and 12)
 	@for suite in $(SUITES); do \
 		echo "=== molecule cluster on $$suite ==="; \
-		HAMAIL_SUITE=$$suite molecule test -s cluster || exit 1; \
+		image_var=HAMAIL_IMAGE_$${suite^^}; \
+		HAMAIL_SUITE=$$suite HAMAIL_IMAGE=$${!image_var:-hamail/debian-systemd:$$suite} \
+			molecule test -s cluster || exit 1; \
 	done
 
 test: venv images  ## Every check, in order, stopping at the first failure
 	@bash tests/run-all.sh
 
 lab: venv images  ## Bring up the two-node lab in containers and deploy it
-	molecule create -s cluster
+	image_var=HAMAIL_IMAGE_$${HAMAIL_SUITE^^}; \
+		HAMAIL_IMAGE=$${!image_var:-hamail/debian-systemd:$(HAMAIL_SUITE)} molecule create -s cluster
 	ansible-playbook -i inventories/lab site.yml
 	@bash tests/lab-summary.sh
 
