@@ -17,7 +17,8 @@ Runs on the client container. Python standard library only.
 CONF is a JSON file (kept off the command line, it holds a password):
   {"vip": "198.51.100.10", "domain": "example.test",
    "nodes": {"node1": "198.51.100.11", "node2": "198.51.100.12"},
-   "recipient": "user2@example.test", "password": "...", "ca_file": null, "verify_tls": true}
+   "recipient": "user2@example.test", "login": "user2@example.test", "password": "...",
+   "ca_file": null, "verify_tls": true}
 """
 import argparse
 import imaplib
@@ -100,32 +101,31 @@ def node_macs(config):
     return {table[address]: name for name, address in config["nodes"].items() if address in table}
 
 
-def poll_loop(config, out, stop):
+def poll_loop(config, protocol, log, lock, stop):
+    """Poll one protocol every POLL_EVERY seconds, on its own, so a slow one delays no other."""
     context = tls_context(config)
+    while not stop.is_set():
+        started = time.time()
+        try:
+            good = bool(POLLS[protocol](config, context))
+        except (OSError, ValueError, IndexError):
+            good = False
+        with lock:
+            log.write(json.dumps({"t": round(started, 3), "protocol": protocol, "ok": good}) + "\n")
+        stop.wait(max(0.0, POLL_EVERY - (time.time() - started)))
+
+
+def holder_loop(config, log, lock, stop):
+    """Note which node the client reaches at the virtual IP (by the MAC in its ARP table)."""
     macs = node_macs(config)
-    with open(os.path.join(out, "polls.jsonl"), "a", encoding="utf-8") as log:
-        while not stop.is_set():
-            started = time.time()
-            results = {}
-
-            def run(protocol):
-                try:
-                    results[protocol] = bool(POLLS[protocol](config, context))
-                except (OSError, ValueError, IndexError):
-                    results[protocol] = False
-
-            threads = [threading.Thread(target=run, args=(p,)) for p in PROTOCOLS]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            mac = arp_table().get(config["vip"])
-            if mac and mac not in macs:
-                macs.update(node_macs(config))
-            holder = macs.get(mac, mac)
-            log.write(json.dumps({"t": round(started, 3), "ok": results, "holder": holder}) + "\n")
-            log.flush()
-            time.sleep(max(0.0, POLL_EVERY - (time.time() - started)))
+    while not stop.is_set():
+        started = time.time()
+        mac = arp_table().get(config["vip"])
+        if mac and mac not in macs:
+            macs.update(node_macs(config))
+        with lock:
+            log.write(json.dumps({"t": round(started, 3), "holder": macs.get(mac, mac)}) + "\n")
+        stop.wait(max(0.0, POLL_EVERY - (time.time() - started)))
 
 
 # --- mails -----------------------------------------------------------------------------
@@ -159,18 +159,20 @@ def command_poll(args):
     config = load_config(args.config)
     os.makedirs(args.out, exist_ok=True)
     stop = threading.Event()
-    workers = [
-        threading.Thread(target=poll_loop, args=(config, args.out, stop)),
-        threading.Thread(target=mail_loop, args=(config, args.out, stop, args.mail_every)),
-    ]
-    for worker in workers:
-        worker.start()
-    stop_file = os.path.join(args.out, "stop")
-    while not os.path.exists(stop_file):
-        time.sleep(0.2)
-    stop.set()
-    for worker in workers:
-        worker.join()
+    lock = threading.Lock()
+    with open(os.path.join(args.out, "polls.jsonl"), "a", encoding="utf-8", buffering=1) as log:
+        workers = [threading.Thread(target=poll_loop, args=(config, p, log, lock, stop)) for p in PROTOCOLS]
+        workers.append(threading.Thread(target=holder_loop, args=(config, log, lock, stop)))
+        if args.mail_every > 0:
+            workers.append(threading.Thread(target=mail_loop, args=(config, args.out, stop, args.mail_every)))
+        for worker in workers:
+            worker.start()
+        stop_file = os.path.join(args.out, "stop")
+        while not os.path.exists(stop_file):
+            time.sleep(0.2)
+        stop.set()
+        for worker in workers:
+            worker.join()
     return 0
 
 
@@ -181,12 +183,13 @@ def read_jsonl(path):
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def longest_outage(polls, protocol):
+def longest_outage(samples, protocol):
     """Longest span of consecutive failed polls, from the first failed poll to the next good one."""
+    polls = [s for s in samples if s.get("protocol") == protocol]
     longest = 0.0
     down_since = None
     for poll in polls:
-        if not poll["ok"][protocol]:
+        if not poll["ok"]:
             if down_since is None:
                 down_since = poll["t"]
         elif down_since is not None:
@@ -197,26 +200,35 @@ def longest_outage(polls, protocol):
     return round(longest, 2)
 
 
-def holder_changes(polls):
+def holder_changes(samples):
     changes = []
-    for poll in polls:
+    for poll in (s for s in samples if "holder" in s):
         if not changes or changes[-1]["holder"] != poll["holder"]:
             changes.append({"t": poll["t"], "holder": poll["holder"]})
     return changes
+
+
+class NodeIMAP(imaplib.IMAP4_SSL):
+    """IMAP over TLS to a node address, checking the certificate for the service name."""
+
+    def __init__(self, address, name, context):
+        self._tls_name = name
+        super().__init__(address, 993, ssl_context=context, timeout=10)
+
+    def _create_socket(self, timeout):
+        sock = imaplib.IMAP4._create_socket(self, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self._tls_name)
 
 
 def mailbox_ids(config, address):
     """Message-IDs in the test user's INBOX on one node, with how often each occurs."""
     counts = {}
     context = tls_context(config)
-    with imaplib.IMAP4_SSL(address, 993, ssl_context=context, timeout=10) as imap:
-        if hasattr(context, "check_hostname") and context.check_hostname:
-            pass
-        imap.login(config["recipient"].split("@")[0] if config.get("login_local_part")
-                   else config["recipient"], config["password"])
-        imap.select("INBOX", readonly=True)
-        status, data = imap.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
-        if status == "OK":
+    with NodeIMAP(address, "mail." + config["domain"], context) as imap:
+        imap.login(config.get("login") or config["recipient"], config["password"])
+        status, data = imap.select("INBOX", readonly=True)
+        if status == "OK" and int(data[0]) > 0:
+            status, data = imap.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
             for item in data:
                 if isinstance(item, tuple):
                     header = item[1].decode("ascii", "replace").strip()
@@ -228,6 +240,8 @@ def mailbox_ids(config, address):
 
 def count_mails(config, mails, wait):
     accepted = [m for m in mails if m["accepted"]]
+    if not mails:
+        return {}
     deadline = time.time() + wait
     while True:
         per_node = {}
@@ -245,7 +259,8 @@ def count_mails(config, mails, wait):
 def command_report(args):
     config = load_config(args.config)
     polls = read_jsonl(os.path.join(args.out, "polls.jsonl"))
-    mails = read_jsonl(os.path.join(args.out, "mails.jsonl"))
+    mails_file = os.path.join(args.out, "mails.jsonl")
+    mails = read_jsonl(mails_file) if os.path.exists(mails_file) else []
     with open(args.rounds, encoding="utf-8") as handle:
         rounds = json.load(handle)
 
@@ -269,7 +284,7 @@ def command_report(args):
         sent = [m for m in mail_rows if item["start"] <= m["t"] <= item["end"]]
         report_rounds.append({
             **item,
-            "polls": len(window),
+            "polls": sum(1 for p in window if "protocol" in p),
             "outage_seconds": {p: longest_outage(window, p) for p in PROTOCOLS},
             "vip_holder": holder_changes(window),
             "mails": {v: sum(1 for m in sent if m["verdict"] == v)
@@ -304,7 +319,7 @@ def main():
     poll = sub.add_parser("poll")
     poll.add_argument("--config", required=True)
     poll.add_argument("--out", required=True)
-    poll.add_argument("--mail-every", type=float, default=1.0)
+    poll.add_argument("--mail-every", type=float, default=1.0, help="seconds between mails; 0: send none")
     report = sub.add_parser("report")
     report.add_argument("--config", required=True)
     report.add_argument("--out", required=True)
