@@ -149,6 +149,9 @@ def cmd_tls_version(args):
     version = getattr(ssl.TLSVersion, args.version)
     context.minimum_version = version
     context.maximum_version = version
+    if version < ssl.TLSVersion.TLSv1_2:
+        # Let this client offer the old versions, so that a refusal is the server's.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
     try:
         with socket.create_connection((args.host, args.port), timeout=TIMEOUT) as raw:
             with context.wrap_socket(raw, server_hostname=args.tls_name) as tls:
