@@ -59,6 +59,9 @@ molecule: venv images browser-deps  ## The cluster scenario on every release in 
 		HAMAIL_SUITE=$$suite HAMAIL_IMAGE=$${!image_var:-hamail/debian-systemd:$$suite} \
 			molecule test -s cluster || exit 1; \
 	done
+	@echo "=== molecule badinput on $(HAMAIL_SUITE) (the preflight reads only the inventory) ==="
+	image_var=HAMAIL_IMAGE_$${HAMAIL_SUITE^^}; \
+		HAMAIL_IMAGE=$${!image_var:-hamail/debian-systemd:$(HAMAIL_SUITE)} molecule test -s badinput
 
 test: venv images  ## Every check, in order, stopping at the first failure
 	@bash tests/run-all.sh

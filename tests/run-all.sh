@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=(lint unit build molecule)
+steps=(lint unit sanity build molecule)
 passed=0
 start=$(date +%s)
 for step in "${steps[@]}"; do
