@@ -146,9 +146,9 @@ def test_virtual_ip_serves_the_cluster_certificate(settings):
     except OSError as error:
         pytest.fail(f"cannot reach HTTPS on the virtual IP {settings['vip']}: {error}")
     expected = _der_of_first_pem(settings["certificate"])
-    assert hashlib.sha256(served).hexdigest() == hashlib.sha256(expected).hexdigest(), (
-        f"{settings['vip']}:443 serves a certificate other than {settings['certificate']}"
-    )
+    assert (
+        hashlib.sha256(served).hexdigest() == hashlib.sha256(expected).hexdigest()
+    ), f"{settings['vip']}:443 serves a certificate other than {settings['certificate']}"
 
 
 def _login(page, settings, address, password):
@@ -175,12 +175,12 @@ def test_user_sends_mail_that_the_other_user_reads(settings, browser):
     page = context.new_page()
     response = page.goto(f"https://{settings['host']}/", timeout=TIMEOUT_MS)
     details = response.security_details() or {}
-    assert details.get("subjectName") == f"mail.{settings['domain']}", (
-        f"the browser saw a certificate for {details.get('subjectName')!r}, not the cluster certificate"
-    )
-    assert details.get("issuer") == f"{settings['domain']} mail cluster CA", (
-        f"the browser saw a certificate issued by {details.get('issuer')!r}, not by the cluster CA"
-    )
+    assert (
+        details.get("subjectName") == f"mail.{settings['domain']}"
+    ), f"the browser saw a certificate for {details.get('subjectName')!r}, not the cluster certificate"
+    assert (
+        details.get("issuer") == f"{settings['domain']} mail cluster CA"
+    ), f"the browser saw a certificate issued by {details.get('issuer')!r}, not by the cluster CA"
     _login(page, settings, sender, sender_password)
     page.goto(f"https://{settings['host']}/?_task=mail&_action=compose", timeout=TIMEOUT_MS)
     recipient_input = page.locator("#compose_to .recipient-input input")
@@ -219,8 +219,8 @@ def test_user_sends_mail_that_the_other_user_reads(settings, browser):
     message = page.locator("#messagebody")
     message.wait_for(timeout=TIMEOUT_MS)
     assert token in message.inner_text(), f"the opened message does not carry the token {token}"
-    assert sender in page.locator(".header").first.inner_text() or sender in page.content(), (
-        f"the opened message does not name the sender {sender}"
-    )
+    assert (
+        sender in page.locator(".header").first.inner_text() or sender in page.content()
+    ), f"the opened message does not name the sender {sender}"
     page.screenshot(path=str(reports / "message.png"), full_page=True)
     context.close()
