@@ -26,20 +26,29 @@ while [[ $# -gt 0 ]]; do
 done
 
 # Names and addresses from the inventory: the node with the higher priority is the one killed.
-eval "$(ansible-inventory -i "$inventory" --list | python3 -c '
-import json, sys
-inv = json.load(sys.stdin)
+inventory_json=$(ansible-inventory -i "$inventory" --list)
+eval "$(INVENTORY_JSON=$inventory_json python3 - <<'PY'
+import json
+import os
+import shlex
+
+inv = json.loads(os.environ["INVENTORY_JSON"])
 hv = inv["_meta"]["hostvars"]
 nodes = sorted(inv["webmail_nodes"]["hosts"], key=lambda n: -int(hv[n]["keepalived_priority"]))
 client = inv["webmail_clients"]["hosts"][0]
 first = hv[nodes[0]]
-print(f"preferred={nodes[0]} other={nodes[1]}")
-print(f"preferred_ct={hv[nodes[0]][\"ansible_host\"]} other_ct={hv[nodes[1]][\"ansible_host\"]}")
-print(f"client_ct={hv[client][\"ansible_host\"]} vip={first[\"webmail_virtual_ip\"]}")
-print(f"domain={first[\"webmail_domain\"]} failback_delay={first.get(\"keepalived_failback_delay\", 60)}")
-nodes_json = json.dumps({n: hv[n]["webmail_node_address"] for n in nodes})
-print(f"nodes_json=\x27{nodes_json}\x27")
-')"
+values = {
+    "preferred": nodes[0], "other": nodes[1],
+    "preferred_ct": hv[nodes[0]]["ansible_host"], "other_ct": hv[nodes[1]]["ansible_host"],
+    "client_ct": hv[client]["ansible_host"],
+    "vip": first["webmail_virtual_ip"], "domain": first["webmail_domain"],
+    "failback_delay": first.get("keepalived_failback_delay", 60),
+    "nodes_json": json.dumps({n: hv[n]["webmail_node_address"] for n in nodes}),
+}
+for name, value in values.items():
+    print(f"{name}={shlex.quote(str(value))}")
+PY
+)"
 
 for ct in "$preferred_ct" "$other_ct" "$client_ct"; do
     if [[ $(docker inspect -f '{{.State.Running}}' "$ct" 2>/dev/null) != true ]]; then
