@@ -15,7 +15,7 @@ export HAMAIL_SUITE ?= trixie
 BUILD_DIR := build
 COLLECTION_TARBALL = $(BUILD_DIR)/hamail-webmail-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz
 
-.PHONY: help venv images lint unit sanity build browser-deps molecule test lab lab-down clean bench-failover
+.PHONY: help venv images lint unit sanity build browser-deps browser molecule test lab lab-down clean bench-failover
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -49,8 +49,11 @@ build: venv  ## Build the collection, install it in a scratch path, syntax-check
 		ansible-playbook -i $(CURDIR)/inventories/lab hamail.webmail.site --syntax-check
 
 browser-deps:  ## Debian's Chromium for the webmail browser test (Playwright drives it; nothing is downloaded)
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 && command -v certutil >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libnss3-tools fonts-liberation >/dev/null; }
+
+browser: venv browser-deps  ## Headless Chromium through the lab's virtual IP: user1 sends, user2 reads (after make lab)
+	pytest -q tests/browser
 
 molecule: venv images browser-deps  ## The cluster scenario on every release in SUITES (Debian 13 and 12)
 	@for suite in $(SUITES); do \
