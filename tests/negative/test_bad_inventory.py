@@ -228,6 +228,10 @@ def _bad_address(users: list[dict]) -> None:
     users[2]["address"] = "user1@@" + users[2]["address"].split("@")[1]
 
 
+def _equals_sign_address(users: list[dict]) -> None:
+    users[2]["address"] = "user=1@example.test"
+
+
 def _foreign_address(users: list[dict]) -> None:
     users[2]["address"] = "user1@elsewhere.invalid"
 
@@ -250,6 +254,19 @@ def _user_without_address(users: list[dict]) -> None:
 
 
 CASES = [
+    Case("failback off written unquoted", r"keepalived_failback is False: YAML reads an unquoted",
+         set_vars(keepalived_failback=False)),
+    Case("track weight smaller than the priority gap",
+         r"keepalived_track_weight is -40, but the node\s+priorities differ by 50",
+         set_vars(keepalived_track_weight=-40)),
+    Case("dns_primary naming no node", r"dns_primary is 'node3', which is not a host of the webmail_nodes group",
+         set_vars(dns_primary="node3")),
+    Case("TSIG secret that is not base64", r"dns_tsig_secret is not a base64 string",
+         set_vars(dns_tsig_secret="not-base64-at-all!not-base64-at-all!"), hidden=["not-base64-at-all"]),
+    Case("Roundcube key of the wrong length", r"roundcube_des_key \(secret, not shown\) must be 24 characters",
+         set_vars(roundcube_des_key="tooshortkey-hamail"), hidden=["tooshortkey-hamail"]),
+    Case("user address with an equals sign", r"webmail_users address 'user=1@example\.test' is not a valid",
+         edit_users(_equals_sign_address)),
     Case("no cluster group", r"webmail_nodes must hold exactly two nodes; it holds 0 \(none\)", _no_nodes),
     Case("one node in the cluster group", r"webmail_nodes must hold exactly two nodes; it holds 1", _one_node),
     Case("three nodes in the cluster group", r"webmail_nodes must hold exactly two nodes; it holds 3",
