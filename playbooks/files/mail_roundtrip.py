@@ -44,6 +44,18 @@ class PinnedNameSMTP(smtplib.SMTP):
         return super().starttls(context=context)
 
 
+class PinnedNameIMAP(imaplib.IMAP4_SSL):
+    """IMAPS to an address, with the certificate checked against the service name."""
+
+    def __init__(self, host, port, server_name, context, timeout):
+        self.server_name = server_name
+        super().__init__(host, port, ssl_context=context, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        sock = imaplib.IMAP4._create_socket(self, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.server_name)
+
+
 def tls_context(cafile):
     context = ssl.create_default_context(cafile=cafile) if cafile else ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -73,7 +85,7 @@ def find(args, password, message_id, context, deadline):
     Stage.name = 'IMAPS on %s:%d' % (args.host, args.imap_port)
     search = '(HEADER Message-ID "%s")' % message_id
     while True:
-        imap = imaplib.IMAP4_SSL(args.host, args.imap_port, ssl_context=context, timeout=args.timeout)
+        imap = PinnedNameIMAP(args.host, args.imap_port, args.server_name, context, args.timeout)
         try:
             Stage.name = 'IMAP LOGIN as %s' % args.user
             imap.login(args.user, password)
