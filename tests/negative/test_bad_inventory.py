@@ -105,6 +105,16 @@ def set_vars(**values: Any) -> Callable[[Inventory], None]:
     return change
 
 
+def set_secret(name: str, value: str) -> Callable[[Inventory], None]:
+    """Replace a secret where the lab keeps it (secrets.yml wins over main.yml)."""
+    def change(inv: Inventory) -> None:
+        path = inv.path / "group_vars" / "all" / "secrets.yml"
+        data = load(path) or {}
+        data[name] = value
+        dump(path, data)
+    return change
+
+
 def drop_var(name: str) -> Callable[[Inventory], None]:
     def change(inv: Inventory) -> None:
         inv.main.pop(name, None)
@@ -262,9 +272,9 @@ CASES = [
     Case("dns_primary naming no node", r"dns_primary is 'node3', which is not a host of the webmail_nodes group",
          set_vars(dns_primary="node3")),
     Case("TSIG secret that is not base64", r"dns_tsig_secret is not a base64 string",
-         set_vars(dns_tsig_secret="not-base64-at-all!not-base64-at-all!"), hidden=["not-base64-at-all"]),
+         set_secret("dns_tsig_secret", "not-base64-at-all!not-base64-at-all!"), hidden=["not-base64-at-all"]),
     Case("Roundcube key of the wrong length", r"roundcube_des_key \(secret, not shown\) must be 24 characters",
-         set_vars(roundcube_des_key="tooshortkey-hamail"), hidden=["tooshortkey-hamail"]),
+         set_secret("roundcube_des_key", "tooshortkey-hamail"), hidden=["tooshortkey-hamail"]),
     Case("user address with an equals sign", r"webmail_users address 'user=1@example\.test' is not a valid",
          edit_users(_equals_sign_address)),
     Case("no cluster group", r"webmail_nodes must hold exactly two nodes; it holds 0 \(none\)", _no_nodes),
