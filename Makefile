@@ -75,6 +75,7 @@ lab: venv images  ## Bring up the two-node lab in containers and deploy it
 	image_var=HAMAIL_IMAGE_$${HAMAIL_SUITE^^}; \
 		HAMAIL_IMAGE=$${!image_var:-hamail/debian-systemd:$(HAMAIL_SUITE)} molecule create -s cluster
 	ansible-playbook -i inventories/lab site.yml
+	ansible-playbook -i inventories/lab tests/lab-client.yml
 	@bash tests/lab-summary.sh
 
 lab-down:  ## Remove the lab containers and network
