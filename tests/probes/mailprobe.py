@@ -199,7 +199,10 @@ def cmd_imap_plain(args):
 
 
 def find(imap, subject, mailbox="INBOX"):
-    imap.select(f'"{mailbox}"')
+    typ, _ = imap.select(f'"{mailbox}"')
+    if typ != "OK":
+        # Not there (yet): a replicated folder may still be on its way.
+        return []
     typ, data = imap.search(None, "HEADER", "Subject", f'"{subject}"')
     if typ != "OK":
         return []
@@ -232,11 +235,34 @@ def cmd_count(args):
                         flagged += 1
                     message_ids.append(part[1].decode(errors="replace").strip())
         imap.logout()
-        done = len(ids) >= args.expect and (not args.flagged or flagged >= args.expect)
+        if args.exact:
+            done = len(ids) == args.expect == len(set(message_ids))
+        else:
+            done = len(ids) >= args.expect
+        done = done and (not args.flagged or flagged >= args.expect)
         if done or time.monotonic() >= deadline:
             return out(count=len(ids), flagged=flagged, unique=len(set(message_ids)),
                        seconds=round(time.monotonic() - started, 2))
         time.sleep(0.25)
+
+
+def cmd_append(args):
+    """Create a folder (when it is missing) and append one message to it, as a mail client
+    saving a draft or a sent message does."""
+    imap = imap_connect(args)
+    imap.login(args.user, password())
+    quoted = f'"{args.mailbox}"'
+    imap.create(quoted)  # NO when it exists already: fine
+    message = EmailMessage()
+    message["From"] = args.user
+    message["To"] = args.user
+    message["Subject"] = args.subject
+    message["Message-ID"] = f"<{uuid.uuid4()}@probe.invalid>"
+    message.set_content("Saved by the hamail mail probe.\n")
+    typ, data = imap.append(quoted, None, None, message.as_bytes())
+    imap.logout()
+    return out(appended=typ == "OK", reply=(data[0] or b"").decode(errors="replace"),
+               subject=args.subject)
 
 
 def cmd_flag(args):
@@ -289,7 +315,15 @@ def main():
     count.add_argument("--expect", type=int, default=0)
     count.add_argument("--flagged", action="store_true", help="also wait until all are flagged")
     count.add_argument("--wait", type=float, default=0, help="poll up to this many seconds")
+    count.add_argument("--exact", action="store_true",
+                       help="poll until exactly --expect messages, each once (not at least)")
     count.set_defaults(func=cmd_count)
+
+    append = sub.add_parser("append")
+    append.add_argument("--user", required=True)
+    append.add_argument("--mailbox", required=True)
+    append.add_argument("--subject", required=True)
+    append.set_defaults(func=cmd_append)
 
     flag = sub.add_parser("flag")
     flag.add_argument("--user", required=True)
