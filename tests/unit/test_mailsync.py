@@ -103,3 +103,13 @@ def test_second_copies_are_counted_per_mailbox(mailsync):
     )
     assert mailsync.duplicated(output) == {'INBOX': 1, 'With Space': 2}
     assert mailsync.duplicated('mailbox\tguid\n') == {}
+
+
+def test_a_state_without_mailboxes_asks_for_a_second_sync(mailsync):
+    # What dsync returns for a user with no mailbox yet: a version and a checksum.
+    assert mailsync.knows_no_mailbox('AQAAAHm4+Jk=')
+    assert mailsync.knows_no_mailbox('')
+    assert mailsync.knows_no_mailbox('not base64!')
+    longer = ('AQAAAMgVBiaNDhNr3GUAACAUCq6NDhNrAwAAAAQAAAAAAAAAAAAAAAAAAAACAAAA'
+              '+PZrJ40OE2vEZwAA2FJocY4OE2sAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAA=')
+    assert not mailsync.knows_no_mailbox(longer)
